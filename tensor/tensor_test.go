@@ -57,3 +57,37 @@ func TestTensorBasics(t *testing.T) {
 		t.Fatal("Numel")
 	}
 }
+
+func TestWorkspaceReleaseRecyclesAndKeeps(t *testing.T) {
+	var w Workspace
+	base := w.Get(10)
+	base[0] = 42
+	layer := func(in []float32) []float32 {
+		m := w.Mark()
+		s1 := w.Get(1000)
+		s2 := w.Get(500)
+		out := w.GetDirty(len(in))
+		for i := range out {
+			out[i] = in[i] + 1 + s1[0] + s2[0]
+		}
+		return w.Release(m, out)
+	}
+	x := w.Get(64)
+	m := w.Mark()
+	for l := 0; l < 50; l++ {
+		y := layer(x)
+		x = w.Release(m, y)
+	}
+	for i := range x {
+		if x[i] != 50 {
+			t.Fatalf("x[%d] = %v after 50 layers", i, x[i])
+		}
+	}
+	if base[0] != 42 {
+		t.Fatal("buffer below the mark was clobbered")
+	}
+	w.Reset()
+	if sz := w.Size(); sz > 4*(10+64+1000+500+64+64) {
+		t.Fatalf("workspace grew to %d floats: release did not recycle", sz)
+	}
+}
