@@ -10,17 +10,17 @@ import (
 type Act int
 
 const (
-	Identity   Act = iota // "linear", torch.nn.Identity
-	GELU                  // "gelu", "gelu_python": exact 0.5x(1+erf(x/√2))
-	GELUTanh              // "gelu_new", "gelu_pytorch_tanh": tanh approximation
-	GELUFast              // "gelu_fast": 0.5x(1+tanh(0.7978845608x(1+0.044715x²)))
-	QuickGELU             // "quick_gelu": x·sigmoid(1.702x)
-	GELU10                // "gelu_10": exact GELU clipped to [-10, 10]
-	ReLU                  // "relu"
-	SiLU                  // "silu", "swish": x·sigmoid(x)
-	Tanh                  // "tanh"
-	Sigmoid               // "sigmoid"
-	Mish                  // "mish": x·tanh(softplus(x))
+	Identity  Act = iota // "linear", torch.nn.Identity
+	GELU                 // "gelu", "gelu_python": exact 0.5x(1+erf(x/√2))
+	GELUTanh             // "gelu_new", "gelu_pytorch_tanh": tanh approximation
+	GELUFast             // "gelu_fast": 0.5x(1+tanh(0.7978845608x(1+0.044715x²)))
+	QuickGELU            // "quick_gelu": x·sigmoid(1.702x)
+	GELU10               // "gelu_10": exact GELU clipped to [-10, 10]
+	ReLU                 // "relu"
+	SiLU                 // "silu", "swish": x·sigmoid(x)
+	Tanh                 // "tanh"
+	Sigmoid              // "sigmoid"
+	Mish                 // "mish": x·tanh(softplus(x))
 )
 
 var actNames = map[string]Act{
