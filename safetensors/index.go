@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"bioencoder/internal/atomicfile"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -151,7 +152,7 @@ func WriteSharded(dir string, tensors map[string]Tensor, metadata map[string]str
 		return nil, err
 	}
 	b = append(b, '\n')
-	err = WriteAtomic(filepath.Join(dir, IndexName), func(w io.Writer) error {
+	err = atomicfile.WriteFunc(filepath.Join(dir, IndexName), func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	})

@@ -1,14 +1,12 @@
 package safetensors
 
 import (
-	"bufio"
+	"bioencoder/internal/atomicfile"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 )
@@ -239,53 +237,8 @@ func Encode(w io.Writer, tensors map[string]Tensor, metadata map[string]string) 
 // same folder, synced, then renamed over path, and the folder synced, so a
 // crash leaves either the old file or the complete new one.
 func Write(path string, tensors map[string]Tensor, metadata map[string]string) error {
-	return WriteAtomic(path, func(w io.Writer) error { return Encode(w, tensors, metadata) })
-}
-
-// WriteAtomic writes the file at path through fill with the same
-// temp-file, fsync, rename, fsync-folder sequence as Write.
-func WriteAtomic(path string, fill func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFunc(path, func(w io.Writer) error { return Encode(w, tensors, metadata) }); err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fill(bw); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: syncing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes the rename durable. Some platforms and file systems cannot
-// sync a directory; the data itself is already synced, so that is ignored.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	d.Sync()
-	d.Close()
 }

@@ -63,4 +63,3 @@ func (o *AdamW) Update(ps *nn.Params, lr float64) {
 	}
 	ps.Touch()
 }
-
