@@ -49,7 +49,8 @@ func (k Kind) String() string {
 
 // Model is a loaded model folder. It is safe for concurrent use.
 type Model struct {
-	dir  string
+	dir   string
+	hfDir string // folder of config.json, weights and tokenizer
 	kind Kind
 	cfg  *config.Model
 	net  model.Model
@@ -100,7 +101,7 @@ func Load(dir string, opts ...Option) (*Model, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("bioencoder: %s is not a model folder", dir)
 	}
-	m := &Model{dir: dir, MaxBatchTokens: 16384}
+	m := &Model{dir: dir, hfDir: dir, MaxBatchTokens: 16384}
 	mods, err := config.LoadModules(dir)
 	if err != nil {
 		return nil, err
@@ -111,6 +112,7 @@ func Load(dir string, opts ...Option) (*Model, error) {
 			return nil, fmt.Errorf("bioencoder: %s: first module is %s, want %s", filepath.Join(dir, "modules.json"), mods[0].Type, config.ModTransformer)
 		}
 		hfDir = filepath.Join(dir, mods[0].Path)
+		m.hfDir = hfDir
 	}
 	if m.cfg, err = config.Load(hfDir); err != nil {
 		return nil, err

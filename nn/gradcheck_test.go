@@ -93,6 +93,17 @@ func gradCases() []gradCase {
 			return g.MatMulT(in(g, p["x"]), in(g, p["w"]), p["b"])
 		}},
 	}
+	cases = append(cases,
+		gradCase{name: "scale", params: map[string][]int{"x": {3, 4}}, build: func(g *Graph, p map[string]*Param) *Var {
+			return g.Scale(in(g, p["x"]), 20)
+		}},
+		gradCase{name: "stack", params: map[string][]int{"a": {2, 3}, "b": {3, 3}}, build: func(g *Graph, p map[string]*Param) *Var {
+			return g.Stack(in(g, p["a"]), in(g, p["b"]))
+		}},
+		gradCase{name: "rowdot", params: map[string][]int{"a": {4, 5}, "b": {4, 5}}, build: func(g *Graph, p map[string]*Param) *Var {
+			return g.RowDot(in(g, p["a"]), in(g, p["b"]))
+		}},
+	)
 	for _, a := range []kernels.Act{kernels.GELU, kernels.GELUTanh, kernels.SiLU, kernels.Sigmoid, kernels.Mish, kernels.QuickGELU} {
 		a := a
 		cases = append(cases, gradCase{name: "act " + a.String(), params: map[string][]int{"x": {3, 7}}, build: func(g *Graph, p map[string]*Param) *Var {
@@ -217,6 +228,17 @@ func TestCrossEntropyAndMSEGradients(t *testing.T) {
 	}{
 		{"cross-entropy with ignored rows", func(g *Graph, x *Var) float64 {
 			l, err := g.CrossEntropy(x, []int{2, IgnoreIndex, 0, 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}},
+		{"kl-div at T=2", func(g *Graph, x *Var) float64 {
+			teacher := make([]float32, len(x.Data))
+			for i := range teacher {
+				teacher[i] = float32(math.Cos(float64(3 * i)))
+			}
+			l, err := g.KLDiv(x, teacher, 2)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,8 +20,8 @@ type AdamW struct {
 	// one parameter group); otherwise biases and norm scales are skipped.
 	DecayAll bool
 
-	Step int       // completed steps
-	M, V []float32 // first and second moments, laid out like Params.W
+	Step int         // completed steps
+	M, V [][]float32 // first and second moments, per parameter set, laid out like its W
 }
 
 // NewAdamW returns an optimizer with torch's default betas and eps.
@@ -29,12 +29,14 @@ func NewAdamW(lr, weightDecay float64) *AdamW {
 	return &AdamW{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: weightDecay}
 }
 
-// Update applies one step with learning rate lr to every parameter, using
-// the gradients in ps.G.
-func (o *AdamW) Update(ps *nn.Params, lr float64) {
+// Update applies one step with learning rate lr to every parameter of the
+// sets, using their gradients.
+func (o *AdamW) Update(sets []*nn.Params, lr float64) {
 	if o.M == nil {
-		o.M = make([]float32, len(ps.W))
-		o.V = make([]float32, len(ps.W))
+		for _, ps := range sets {
+			o.M = append(o.M, make([]float32, len(ps.W)))
+			o.V = append(o.V, make([]float32, len(ps.W)))
+		}
 	}
 	o.Step++
 	b1, b2 := float32(o.Beta1), float32(o.Beta2)
@@ -43,6 +45,13 @@ func (o *AdamW) Update(ps *nn.Params, lr float64) {
 	stepSize := float32(lr / bc1)
 	bc2sqrt := float32(math.Sqrt(bc2))
 	eps := float32(o.Eps)
+	for si, ps := range sets {
+		o.update(ps, o.M[si], o.V[si], lr, b1, b2, stepSize, bc2sqrt, eps)
+		ps.Touch()
+	}
+}
+
+func (o *AdamW) update(ps *nn.Params, M, V []float32, lr float64, b1, b2, stepSize, bc2sqrt, eps float32) {
 	for _, p := range ps.List {
 		off := p.Offset()
 		decay := float32(1)
@@ -50,7 +59,7 @@ func (o *AdamW) Update(ps *nn.Params, lr float64) {
 			decay = float32(1 - lr*o.WeightDecay)
 		}
 		w, g := p.W, p.G
-		m, v := o.M[off:off+len(w)], o.V[off:off+len(w)]
+		m, v := M[off:off+len(w)], V[off:off+len(w)]
 		parallel.For(len(w), 1<<14, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				w[i] *= decay
@@ -61,5 +70,4 @@ func (o *AdamW) Update(ps *nn.Params, lr float64) {
 			}
 		})
 	}
-	ps.Touch()
 }

@@ -62,11 +62,13 @@ func writeCheckpointFiles(dir string, task Task, st *state, opt *AdamW) error {
 	if err := task.Save(dir); err != nil {
 		return err
 	}
-	ps := task.Params()
 	tensors := map[string]safetensors.Tensor{}
-	if opt.M != nil {
+	for si, ps := range task.Params() {
+		if opt.M == nil {
+			break
+		}
 		for _, p := range ps.List {
-			m, v := opt.M[p.Offset():p.Offset()+len(p.W)], opt.V[p.Offset():p.Offset()+len(p.W)]
+			m, v := opt.M[si][p.Offset():p.Offset()+len(p.W)], opt.V[si][p.Offset():p.Offset()+len(p.W)]
 			tm, err := safetensors.FromFloat32(safetensors.F32, p.Shape, m)
 			if err != nil {
 				return err
@@ -75,7 +77,7 @@ func writeCheckpointFiles(dir string, task Task, st *state, opt *AdamW) error {
 			if err != nil {
 				return err
 			}
-			tensors["exp_avg/"+p.Name], tensors["exp_avg_sq/"+p.Name] = tm, tv
+			tensors[momentName("exp_avg", si, p.Name)], tensors[momentName("exp_avg_sq", si, p.Name)] = tm, tv
 		}
 	}
 	if err := safetensors.Write(filepath.Join(dir, optimizerFile), tensors, map[string]string{"step": strconv.Itoa(opt.Step)}); err != nil {
@@ -165,8 +167,17 @@ func pruneCheckpoints(out string, keep int) error {
 	return nil
 }
 
+// momentName names an optimizer moment tensor: set 0 (the encoder) keeps
+// plain parameter names.
+func momentName(kind string, set int, name string) string {
+	if set == 0 {
+		return kind + "/" + name
+	}
+	return fmt.Sprintf("%s/%d/%s", kind, set, name)
+}
+
 // loadState reads a checkpoint's trainer state and optimizer moments.
-func loadState(dir string, ps *nn.Params, opt *AdamW) (*state, error) {
+func loadState(dir string, sets []*nn.Params, opt *AdamW) (*state, error) {
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {
 		return nil, err
@@ -184,20 +195,24 @@ func loadState(dir string, ps *nn.Params, opt *AdamW) (*state, error) {
 	if f.Len() == 0 {
 		return st, nil
 	}
-	opt.M, opt.V = make([]float32, len(ps.W)), make([]float32, len(ps.W))
-	for _, p := range ps.List {
-		for _, kv := range []struct {
-			name string
-			dst  []float32
-		}{{"exp_avg/" + p.Name, opt.M}, {"exp_avg_sq/" + p.Name, opt.V}} {
-			v, err := f.Float32(kv.name)
-			if err != nil {
-				return nil, err
+	opt.M, opt.V = nil, nil
+	for si, ps := range sets {
+		M, V := make([]float32, len(ps.W)), make([]float32, len(ps.W))
+		opt.M, opt.V = append(opt.M, M), append(opt.V, V)
+		for _, p := range ps.List {
+			for _, kv := range []struct {
+				name string
+				dst  []float32
+			}{{momentName("exp_avg", si, p.Name), M}, {momentName("exp_avg_sq", si, p.Name), V}} {
+				v, err := f.Float32(kv.name)
+				if err != nil {
+					return nil, err
+				}
+				if len(v) != len(p.W) {
+					return nil, fmt.Errorf("train: %s: %s has %d values, parameter has %d", f.Path(), kv.name, len(v), len(p.W))
+				}
+				copy(kv.dst[p.Offset():], v)
 			}
-			if len(v) != len(p.W) {
-				return nil, fmt.Errorf("train: %s: %s has %d values, parameter has %d", f.Path(), kv.name, len(v), len(p.W))
-			}
-			copy(kv.dst[p.Offset():], v)
 		}
 	}
 	return st, nil

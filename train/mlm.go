@@ -280,9 +280,9 @@ type MLM struct {
 }
 
 func (t *MLM) Examples() int            { return t.Data.Len() }
-func (t *MLM) Params() *nn.Params       { return t.Model.Params() }
-func (t *MLM) Save(dir string) error    { return SaveModel(dir, t.Model, t.TokDir) }
-func (t *MLM) Restore(dir string) error { return LoadParams(t.Model, dir) }
+func (t *MLM) Params() []*nn.Params     { return []*nn.Params{t.Model.Params()} }
+func (t *MLM) Save(dir string) error    { return model.Save(dir, t.Model, t.TokDir) }
+func (t *MLM) Restore(dir string) error { return model.LoadParams(t.Model, dir) }
 
 // batch frames sequences as [CLS] … [SEP] and masks them; the masking of
 // sequence e at step s depends only on (seed, s, e).

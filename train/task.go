@@ -18,8 +18,9 @@ type Task interface {
 	// function of (seed, step, example) so that a resumed run repeats it.
 	// tokens counts the tokens processed, for throughput.
 	Loss(g *nn.Graph, examples []int, step int) (loss float64, tokens int, err error)
-	// Params are the parameters the optimizer updates.
-	Params() *nn.Params
+	// Params are the parameter sets the optimizer updates (the encoder's,
+	// and e.g. those of Dense modules).
+	Params() []*nn.Params
 	// Save writes the model as a Hugging Face folder into dir.
 	Save(dir string) error
 	// Restore loads parameters saved by Save (for --resume).

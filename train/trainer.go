@@ -114,7 +114,7 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	ps := task.Params()
+	sets := task.Params()
 	opt := NewAdamW(o.LR, o.WeightDecay)
 	opt.DecayAll = o.DecayAll
 	st := &state{Seed: o.Seed, Steps: o.Steps}
@@ -128,7 +128,7 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 			if err := task.Restore(dir); err != nil {
 				return nil, fmt.Errorf("train: resume from %s: %w", dir, err)
 			}
-			if st, err = loadState(dir, ps, opt); err != nil {
+			if st, err = loadState(dir, sets, opt); err != nil {
 				return nil, err
 			}
 			if st.Seed != o.Seed || st.Steps != o.Steps {
@@ -163,7 +163,9 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 			break
 		}
 		step := st.Step
-		ps.ZeroGrad()
+		for _, ps := range sets {
+			ps.ZeroGrad()
+		}
 		stepLoss, stepTokens := 0.0, 0
 		for micro := 0; micro < o.GradAccum; micro++ {
 			examples = examples[:0]
@@ -186,15 +188,17 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 			stepTokens += tokens
 		}
 		g.Reset()
-		norm := gradNorm(ps.G)
+		norm := gradNorm(sets)
 		if o.MaxGradNorm > 0 && norm > o.MaxGradNorm {
 			scale := float32(o.MaxGradNorm / (norm + 1e-6))
-			for i := range ps.G {
-				ps.G[i] *= scale
+			for _, ps := range sets {
+				for i := range ps.G {
+					ps.G[i] *= scale
+				}
 			}
 		}
 		lr := o.LR * sched.Factor(step)
-		opt.Update(ps, lr)
+		opt.Update(sets, lr)
 		st.Step++
 
 		windowLoss += stepLoss
@@ -252,10 +256,13 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	return res, nil
 }
 
-func gradNorm(g []float32) float64 {
+// gradNorm is the global L2 norm of every gradient (summed in a fixed order).
+func gradNorm(sets []*nn.Params) float64 {
 	var s float64
-	for _, v := range g {
-		s += float64(v) * float64(v)
+	for _, ps := range sets {
+		for _, v := range ps.G {
+			s += float64(v) * float64(v)
+		}
 	}
 	return math.Sqrt(s)
 }

@@ -1,11 +1,11 @@
 package golden
 
 import (
-	"encoding/json"
 	"math"
 	"path/filepath"
 	"testing"
 
+	"bioencoder"
 	"bioencoder/config"
 	"bioencoder/model"
 	"bioencoder/nn"
@@ -109,7 +109,7 @@ func checkTraining(t *testing.T, dir string) {
 		o := e.Optimizer
 		opt := &train.AdamW{LR: o.LR, Beta1: o.Betas[0], Beta2: o.Betas[1], Eps: o.Eps, WeightDecay: o.WeightDecay, DecayAll: true}
 		grads := append([]float32(nil), m.Params().G...)
-		opt.Update(m.Params(), o.LR)
+		opt.Update([]*nn.Params{m.Params()}, o.LR)
 		compareAdamW(t, m.Params(), grads, filepath.Join(dir, "params_after_adamw.safetensors"), o.LR)
 	}
 }
@@ -206,9 +206,78 @@ func compareAdamW(t *testing.T, ps *nn.Params, grads []float32, path string, lr 
 	}
 }
 
-// checkTrainingST is filled in by the embedding trainers (issue #6).
+// checkTrainingST trains the st_embed sentence-transformers model one
+// micro-batch with each loss (MSE distillation, MNRL, DistillKL), from the
+// fixture's texts through bioencoder's own tokenization, and compares the
+// loss and every gradient.
 func checkTrainingST(t *testing.T, dir string) {
-	var e map[string]json.RawMessage
+	var e struct {
+		ModelDir string `json:"model_dir"`
+		MSE      struct {
+			Loss  float64  `json:"loss"`
+			Texts []string `json:"texts"`
+		} `json:"mse"`
+		MNRL struct {
+			Loss  float64     `json:"loss"`
+			Pairs [][2]string `json:"pairs"`
+			Scale float32     `json:"scale"`
+		} `json:"mnrl"`
+		KL struct {
+			Loss        float64     `json:"loss"`
+			Rows        [][]string  `json:"rows"`
+			Teacher     [][]float32 `json:"teacher_scores"`
+			Temperature float64     `json:"temperature"`
+		} `json:"kl"`
+	}
 	readJSON(t, filepath.Join(dir, "expected.json"), &e)
-	t.Log("sentence-transformers training fixture: not yet covered")
+	exp := openExpected(t, dir)
+	teacher, _ := floats(t, exp, "mse.teacher")
+	dim := len(teacher) / len(e.MSE.Texts)
+	var mse, mnrl, kl []train.EmbedExample
+	for i, txt := range e.MSE.Texts {
+		mse = append(mse, train.EmbedExample{Texts: []string{txt}, Target: teacher[i*dim : (i+1)*dim]})
+	}
+	for _, p := range e.MNRL.Pairs {
+		mnrl = append(mnrl, train.EmbedExample{Texts: []string{p[0], p[1]}})
+	}
+	for i, r := range e.KL.Rows {
+		kl = append(kl, train.EmbedExample{Texts: r, Scores: e.KL.Teacher[i]})
+	}
+	for _, tc := range []struct {
+		loss  string
+		data  []train.EmbedExample
+		want  float64
+		grads string
+	}{
+		{"mse", mse, e.MSE.Loss, "grads_mse.safetensors"},
+		{"mnrl", mnrl, e.MNRL.Loss, "grads_mnrl.safetensors"},
+		{"kl", kl, e.KL.Loss, "grads_kl.safetensors"},
+	} {
+		t.Run(tc.loss, func(t *testing.T) {
+			m, err := bioencoder.Load(filepath.Join(dir, e.ModelDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := m.Config()
+			cfg.HiddenDropout, cfg.AttentionDropout = 0, 0
+			task := &train.Embeddings{Model: m, Objective: tc.loss, Scale: e.MNRL.Scale, Temperature: e.KL.Temperature, Data: tc.data}
+			var ws tensor.Workspace
+			g := nn.NewGraph(&ws, true)
+			all := make([]int, len(tc.data))
+			for i := range all {
+				all[i] = i
+			}
+			loss, _, err := task.Loss(g, all, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rel := math.Abs(loss-tc.want) / math.Abs(tc.want); rel > tolLossRel {
+				t.Errorf("loss %.9g, want %.9g (relative error %.2g)", loss, tc.want, rel)
+			} else {
+				t.Logf("loss %.9g vs %.9g (relative error %.2g)", loss, tc.want, rel)
+			}
+			g.Backward()
+			compareParams(t, m.Params()[0], filepath.Join(dir, tc.grads), true, func(p *nn.Param) []float32 { return p.G })
+		})
+	}
 }

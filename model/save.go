@@ -1,4 +1,4 @@
-package train
+package model
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 
 	"bioencoder/config"
 	"bioencoder/internal/atomicfile"
-	"bioencoder/model"
 	"bioencoder/safetensors"
 )
 
@@ -34,11 +33,11 @@ func archName(cfg *config.Model, task config.Task) string {
 	return base + "Model"
 }
 
-// SaveModel writes m as a Hugging Face folder: config.json (naming the
+// Save writes m as a Hugging Face folder: config.json (naming the
 // head that m carries), model.safetensors with every parameter under its
 // Hugging Face name in float32 (tied decoders are not stored, as
 // transformers does), and the tokenizer files found in tokDir.
-func SaveModel(dir string, m model.Model, tokDir string) error {
+func Save(dir string, m Model, tokDir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -55,7 +54,7 @@ func SaveModel(dir string, m model.Model, tokDir string) error {
 	for _, p := range m.Params().List {
 		t, err := safetensors.FromFloat32(safetensors.F32, p.Shape, p.W)
 		if err != nil {
-			return fmt.Errorf("train: %s: %w", p.Name, err)
+			return fmt.Errorf("model: %s: %w", p.Name, err)
 		}
 		tensors[p.Name] = t
 	}
@@ -93,13 +92,13 @@ func CopyTokenizer(src, dst string) error {
 		}
 	}
 	if !found {
-		return fmt.Errorf("train: no tokenizer files in %s", src)
+		return fmt.Errorf("model: no tokenizer files in %s", src)
 	}
 	return nil
 }
 
 // LoadParams fills m's parameters from a folder written by SaveModel.
-func LoadParams(m model.Model, dir string) error {
+func LoadParams(m Model, dir string) error {
 	f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		return err
@@ -111,7 +110,7 @@ func LoadParams(m model.Model, dir string) error {
 			return err
 		}
 		if len(v) != len(p.W) {
-			return fmt.Errorf("train: %s: %s has %d values, want %d", f.Path(), p.Name, len(v), len(p.W))
+			return fmt.Errorf("model: %s: %s has %d values, want %d", f.Path(), p.Name, len(v), len(p.W))
 		}
 		copy(p.W, v)
 	}
