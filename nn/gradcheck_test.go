@@ -100,6 +100,18 @@ func gradCases() []gradCase {
 		gradCase{name: "stack", params: map[string][]int{"a": {2, 3}, "b": {3, 3}}, build: func(g *Graph, p map[string]*Param) *Var {
 			return g.Stack(in(g, p["a"]), in(g, p["b"]))
 		}},
+		gradCase{name: "maxsim all pairs", params: map[string][]int{"q": {5, 4}, "d": {7, 4}}, build: func(g *Graph, p map[string]*Param) *Var {
+			return g.MaxSim(in(g, p["q"]), []int{0, 2, 5}, in(g, p["d"]), []int{0, 3, 4, 7}, nil)
+		}},
+		gradCase{name: "maxsim chosen columns", params: map[string][]int{"q": {5, 4}, "d": {7, 4}}, build: func(g *Graph, p map[string]*Param) *Var {
+			return g.MaxSim(in(g, p["q"]), []int{0, 2, 5}, in(g, p["d"]), []int{0, 3, 4, 7}, [][]int{{0, 2}, {1, 2}})
+		}},
+		gradCase{name: "reshape", params: map[string][]int{"x": {4, 3}}, build: func(g *Graph, p map[string]*Param) *Var {
+			return g.Act(g.Reshape(in(g, p["x"]), 2, 6), kernels.Tanh)
+		}},
+		gradCase{name: "minmax rows", params: map[string][]int{"x": {3, 5}}, build: func(g *Graph, p map[string]*Param) *Var {
+			return g.MinMaxRows(in(g, p["x"]))
+		}},
 		gradCase{name: "rowdot", params: map[string][]int{"a": {4, 5}, "b": {4, 5}}, build: func(g *Graph, p map[string]*Param) *Var {
 			return g.RowDot(in(g, p["a"]), in(g, p["b"]))
 		}},
@@ -239,6 +251,17 @@ func TestCrossEntropyAndMSEGradients(t *testing.T) {
 				teacher[i] = float32(math.Cos(float64(3 * i)))
 			}
 			l, err := g.KLDiv(x, teacher, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}},
+		{"bce with logits", func(g *Graph, x *Var) float64 {
+			target := make([]float32, len(x.Data))
+			for i := range target {
+				target[i] = float32(i%2) * 0.9
+			}
+			l, err := g.BCEWithLogits(x, target)
 			if err != nil {
 				t.Fatal(err)
 			}

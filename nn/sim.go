@@ -131,3 +131,18 @@ func logSoftmax64(x []float32, T float64, out []float64) {
 		out[i] = float64(v)/T - ls
 	}
 }
+
+// Reshape views x with another shape of the same size. The data is shared;
+// gradients flow back to x.
+func (g *Graph) Reshape(x *Var, rows, cols int) *Var {
+	if rows*cols != len(x.Data) {
+		panic(fmt.Sprintf("nn: Reshape: [%d %d] to [%d %d]", x.Rows, x.Cols, rows, cols))
+	}
+	y := &Var{Rows: rows, Cols: cols, Data: x.Data, needGrad: x.needGrad}
+	g.record(func() {
+		if y.Grad != nil && x.needGrad {
+			kernels.AddTo(g.grad(x), y.Grad)
+		}
+	})
+	return y
+}
