@@ -303,10 +303,15 @@ func topK(x []float32, k int) []int {
 	return idx
 }
 
-// FineTuneOptions are handed to the training engine's constructors.
+// FineTuneOptions are handed to the training engine's constructors. Zero
+// values mean the engine's defaults.
 type FineTuneOptions struct {
-	Seed uint64
-	Log  io.Writer
+	Seed      uint64
+	Log       io.Writer
+	Epochs    float64
+	LR        float64
+	BatchSize int
+	MaxLength int
 }
 
 // NewModelFineTuner and NewModelTokenFineTuner build FineTuners that

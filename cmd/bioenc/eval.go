@@ -13,6 +13,7 @@ import (
 
 	"bioencoder"
 	"bioencoder/eval"
+	_ "bioencoder/train" // registers the fine-tuners eval uses for our models
 )
 
 // evalFlags are shared by every eval subcommand.
@@ -25,6 +26,7 @@ var evalFlags struct {
 	quiet    bool
 	k        int
 	window   int
+	tune     eval.FineTuneOptions
 }
 
 var evalCmd = &cobra.Command{
@@ -60,6 +62,10 @@ func init() {
 	pf.StringArrayVar(&evalFlags.models, "model", nil, "model folder to evaluate (repeatable)")
 	pf.StringVar(&evalFlags.baseline, "baseline", "", `baseline to evaluate: "tfidf" (no --model needed)`)
 	pf.Uint64Var(&evalFlags.seed, "seed", 42, "seed of derangements, folds and masked-word choice")
+	pf.Float64Var(&evalFlags.tune.Epochs, "epochs", 0, "fine-tuning epochs for classification, ner and chemprot (0 = 3)")
+	pf.Float64Var(&evalFlags.tune.LR, "lr", 0, "fine-tuning learning rate (0 = 1e-4)")
+	pf.IntVar(&evalFlags.tune.BatchSize, "batch-size", 0, "fine-tuning batch size (0 = 16)")
+	pf.IntVar(&evalFlags.tune.MaxLength, "max-length", 0, "fine-tuning max tokens per text (0 = 256)")
 	pf.IntVar(&evalFlags.limit, "limit", 0, "use only the first N items of each dataset/split (0 = all)")
 	pf.StringVar(&evalFlags.json, "json", "", "also write the results as JSON to this file")
 	pf.BoolVarP(&evalFlags.quiet, "quiet", "q", false, "no progress lines on stderr")
@@ -181,7 +187,7 @@ func (r *evalRun) fineTuners(majority bool) ([]string, []eval.FineTuner, error) 
 		names, fts = append(names, "tfidf + logistic regression"), append(fts, eval.TFIDFLogReg{})
 	}
 	for _, nm := range r.models {
-		ft, err := eval.ModelFineTuner(nm.m, eval.FineTuneOptions{Seed: evalFlags.seed, Log: r.log})
+		ft, err := eval.ModelFineTuner(nm.m, fineTuneOptions(r.log))
 		if err != nil {
 			if errors.Is(err, eval.ErrNoFineTuning) {
 				return nil, nil, fmt.Errorf("%s: %w (no training engine is registered; run with --baseline tfidf)", nm.name, err)
@@ -242,7 +248,7 @@ var evalNERCmd = &cobra.Command{
 				names, fts = append(names, "tfidf (word-feature logistic regression)"), append(fts, eval.WordFeatureTagger{})
 			}
 			for _, nm := range r.models {
-				ft, err := eval.ModelTokenFineTuner(nm.m, eval.FineTuneOptions{Seed: evalFlags.seed, Log: r.log})
+				ft, err := eval.ModelTokenFineTuner(nm.m, fineTuneOptions(r.log))
 				if err != nil {
 					if errors.Is(err, eval.ErrNoFineTuning) {
 						return fmt.Errorf("%s: %w (no training engine is registered; run with --baseline tfidf)", nm.name, err)
@@ -332,4 +338,10 @@ var evalFillMaskCmd = &cobra.Command{
 			return nil
 		})
 	},
+}
+
+func fineTuneOptions(log io.Writer) eval.FineTuneOptions {
+	o := evalFlags.tune
+	o.Seed, o.Log = evalFlags.seed, log
+	return o
 }
