@@ -378,3 +378,11 @@ func (t *MLM) Evaluate(ctx context.Context) (map[string]float64, error) {
 	return map[string]float64{"masked_accuracy": float64(correct) / float64(total), "masked_loss": lossSum / float64(total),
 		"masked_tokens": float64(total)}, nil
 }
+
+// Split keeps the last held sequences apart (for evaluation): it returns
+// views of the first Len-held and of the last held sequences.
+func (s *Sequences) Split(held int) (train, heldOut *Sequences) {
+	held = max(0, min(held, s.Len()-1))
+	n := s.Len() - held
+	return &Sequences{tokens: s.tokens, spans: s.spans[:n]}, &Sequences{tokens: s.tokens, spans: s.spans[n:]}
+}

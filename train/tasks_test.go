@@ -152,3 +152,34 @@ func TestClassifierAndTaggerFromAnEncoder(t *testing.T) {
 		}
 	})
 }
+
+func TestColBERTFromAnEncoder(t *testing.T) {
+	m, err := bioencoder.Load(testutil.Testdata(t, "golden", "st_embed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.MakeColBERT(16, 12, 20, 1, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	var data []EmbedExample
+	for i, p := range toyPairs {
+		data = append(data, EmbedExample{Texts: []string{p[0], p[1], toyPairs[(i+3)%len(toyPairs)][1]}})
+	}
+	out := t.TempDir()
+	if _, err := Run(context.Background(), NewColBERT(m, "contrastive", data), quickOptions(out, 30)); err != nil {
+		t.Fatal(err)
+	}
+	re, err := bioencoder.Load(out)
+	if err != nil || re.Kind() != bioencoder.ColBERT {
+		t.Fatalf("reload: %v", err)
+	}
+	ctx := context.Background()
+	a, _ := m.Score(ctx, []string{toyPairs[2][0]}, []string{toyPairs[2][1]})
+	b, err := re.Score(ctx, []string{toyPairs[2][0]}, []string{toyPairs[2][1]})
+	if err != nil || math.Abs(float64(a[0][0]-b[0][0])) > 1e-5 {
+		t.Fatalf("reloaded %v vs trained %v (%v)", b, a, err)
+	}
+	if re.Config().VocabSize != 1002 {
+		t.Fatalf("vocab %d, want 1002 (1000 + [Q] + [D])", re.Config().VocabSize)
+	}
+}
