@@ -34,7 +34,7 @@ type attnPlan struct {
 	holes      []bool // per sequence: a non-key token lies between firstKey and endKey
 	maxRange   int    // widest key range of any block
 	maxLen     int
-	seed, op   uint64
+	drop       *dropStream // attention dropout when training, else nil
 }
 
 func newAttnPlan(g *Graph, qkv *Var, b *Batch, a Attention) *attnPlan {
@@ -68,7 +68,8 @@ func newAttnPlan(g *Graph, qkv *Var, b *Batch, a Attention) *attnPlan {
 		p.maxRange = max(p.maxRange, kr)
 	}
 	if a.Dropout > 0 && g.train {
-		p.seed, p.op = g.Seed, g.opID()
+		d := newDropStream(g.Seed, g.opID(), a.Dropout)
+		p.drop = &d
 	}
 	return p
 }
@@ -119,21 +120,13 @@ func (p *attnPlan) probs(sc []float32, s, q0, q1, kLo, kHi int, uniform []bool) 
 // dropoutMask applies (or, for gradients, re-applies) attention dropout to a
 // block of probabilities, keyed by (head, query token, key offset).
 func (p *attnPlan) dropoutMask(x []float32, h, q0, q1, kLo, kHi, lo int) {
-	if p.op == 0 {
+	if p.drop == nil {
 		return
 	}
 	kr := kHi - kLo
-	scale := 1 / (1 - p.a.Dropout)
 	for i := q0; i < q1; i++ {
 		base := (h*p.b.Len() + i) * p.maxLen
-		row := x[(i-q0)*kr : (i-q0+1)*kr]
-		for j := range row {
-			if keep(p.seed, p.op, base+kLo+j-lo, p.a.Dropout) {
-				row[j] *= scale
-			} else {
-				row[j] = 0
-			}
-		}
+		p.drop.apply(x[(i-q0)*kr:(i-q0+1)*kr], base+kLo-lo)
 	}
 }
 

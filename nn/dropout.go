@@ -1,10 +1,15 @@
 package nn
 
-import "bioencoder/parallel"
+import (
+	"bioencoder/kernels"
+	"bioencoder/parallel"
+)
 
 // Dropout masks are a pure function of (graph seed, op number, element
 // index): no state is stored, backward regenerates the same mask, and the
-// result does not depend on how work is split across threads.
+// result does not depend on how work is split across threads. One 64-bit
+// hash gives four 16-bit uniforms, so the drop probability is resolved to
+// 1/65536.
 
 func mix(x uint64) uint64 { // splitmix64 finaliser
 	x += 0x9e3779b97f4a7c15
@@ -13,10 +18,38 @@ func mix(x uint64) uint64 { // splitmix64 finaliser
 	return x ^ (x >> 31)
 }
 
-// keep reports whether element i of stream (seed, op) survives dropout p.
-func keep(seed, op uint64, i int, p float32) bool {
-	u := mix(seed ^ mix(op<<32^uint64(i)))
-	return float32(u>>40)*(1.0/(1<<24)) >= p
+// dropStream decides which elements of one op's output survive.
+type dropStream struct {
+	key    uint64
+	thresh uint64 // an element survives if its 16-bit uniform is >= thresh
+	scale  float32
+}
+
+func newDropStream(seed, op uint64, p float32) dropStream {
+	return dropStream{key: mix(seed ^ mix(op)), thresh: uint64(p*65536 + 0.5), scale: 1 / (1 - p)}
+}
+
+// keep reports whether element i survives.
+func (d dropStream) keep(i int) bool {
+	return (mix(d.key+uint64(i>>2))>>(16*(i&3)))&0xffff >= d.thresh
+}
+
+// apply multiplies x (the elements starting at global index start) by the
+// mask: dropped elements become 0, kept ones are scaled by 1/(1-p).
+func (d dropStream) apply(x []float32, start int) {
+	i := 0
+	for i < len(x) {
+		g := start + i
+		h := mix(d.key + uint64(g>>2))
+		for s := g & 3; s < 4 && i < len(x); s++ {
+			if (h>>(16*s))&0xffff >= d.thresh {
+				x[i] *= d.scale
+			} else {
+				x[i] = 0
+			}
+			i++
+		}
+	}
 }
 
 // Dropout zeroes elements with probability p and scales the rest by
@@ -25,31 +58,18 @@ func (g *Graph) Dropout(x *Var, p float32) *Var {
 	if !g.train || p <= 0 {
 		return x
 	}
-	op := g.opID()
-	seed := g.Seed
-	scale := 1 / (1 - p)
+	d := newDropStream(g.Seed, g.opID(), p)
 	y := g.New(x.Rows, x.Cols)
-	parallel.For(len(x.Data), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if keep(seed, op, i, p) {
-				y.Data[i] = x.Data[i] * scale
-			} else {
-				y.Data[i] = 0
-			}
-		}
-	})
+	copy(y.Data, x.Data)
+	parallel.For(len(y.Data), 1<<14, func(lo, hi int) { d.apply(y.Data[lo:hi], lo) })
 	g.record(func() {
 		if y.Grad == nil || !x.needGrad {
 			return
 		}
-		dx := g.grad(x)
-		parallel.For(len(x.Data), 4096, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				if keep(seed, op, i, p) {
-					dx[i] += y.Grad[i] * scale
-				}
-			}
-		})
+		dx := g.WS.GetDirty(len(x.Data))
+		copy(dx, y.Grad)
+		parallel.For(len(dx), 1<<14, func(lo, hi int) { d.apply(dx[lo:hi], lo) })
+		kernels.AddTo(g.grad(x), dx)
 	})
 	return y
 }
