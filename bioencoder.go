@@ -51,10 +51,10 @@ func (k Kind) String() string {
 type Model struct {
 	dir   string
 	hfDir string // folder of config.json, weights and tokenizer
-	kind Kind
-	cfg  *config.Model
-	net  model.Model
-	tok  *tokenizer.Tokenizer
+	kind  Kind
+	cfg   *config.Model
+	net   model.Model
+	tok   *tokenizer.Tokenizer
 
 	// sentence-transformers pipeline (also used for bare encoders).
 	st        config.SentenceTransformers
@@ -67,6 +67,8 @@ type Model struct {
 	colbert *colbertSpec
 	ceAct   kernels.Act
 
+	noTruncate bool // WithTruncation(false): over-long texts are an error
+
 	// MaxBatchTokens bounds the tokens in one forward pass.
 	MaxBatchTokens int
 
@@ -77,12 +79,18 @@ type Model struct {
 type Option func(*loadOptions)
 
 type loadOptions struct {
-	maxLen int
-	kind   *Kind
+	maxLen     int
+	kind       *Kind
+	noTruncate bool
 }
 
 // WithMaxLength overrides how many tokens per text the model reads.
 func WithMaxLength(n int) Option { return func(o *loadOptions) { o.maxLen = n } }
+
+// WithTruncation(false) makes a text longer than the model's limit an
+// error (naming the text and its token count) instead of truncating it
+// longest-first, which is the default.
+func WithTruncation(on bool) Option { return func(o *loadOptions) { o.noTruncate = !on } }
 
 // AsKind treats the folder as the given kind (e.g. a masked-LM checkpoint as
 // an Encoder for embeddings).
@@ -101,7 +109,7 @@ func Load(dir string, opts ...Option) (*Model, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("bioencoder: %s is not a model folder", dir)
 	}
-	m := &Model{dir: dir, hfDir: dir, MaxBatchTokens: 16384}
+	m := &Model{dir: dir, hfDir: dir, MaxBatchTokens: 16384, noTruncate: o.noTruncate}
 	mods, err := config.LoadModules(dir)
 	if err != nil {
 		return nil, err
@@ -240,6 +248,30 @@ func (m *Model) forEachBatch(ctx context.Context, lens []int, fn func(r *runner,
 		lo = hi
 	}
 	return nil
+}
+
+// encode tokenizes inputs with special tokens, at most limit tokens each:
+// truncated longest-first, or, with WithTruncation(false), an error naming
+// the first input over the limit.
+func (m *Model) encode(in []tokenizer.Input, limit int) ([]*tokenizer.Encoding, error) {
+	if len(in) == 0 {
+		return nil, ErrEmpty
+	}
+	o := tokenizer.Options{AddSpecialTokens: true, MaxLength: limit, Truncation: tokenizer.LongestFirst}
+	if !m.noTruncate {
+		return m.tok.EncodeBatch(in, o)
+	}
+	o.MaxLength = 0
+	encs, err := m.tok.EncodeBatch(in, o)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range encs {
+		if limit > 0 && len(e.IDs) > limit {
+			return nil, fmt.Errorf("bioencoder: text %d has %d tokens, more than the %d the model reads (truncation is off)", i, len(e.IDs), limit)
+		}
+	}
+	return encs, nil
 }
 
 // batchOf lays encodings end to end. Token type ids are kept for BERT.

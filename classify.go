@@ -70,10 +70,7 @@ func (m *Model) pairEncodings(pairs []Pair) ([]*tokenizer.Encoding, error) {
 	for i, p := range pairs {
 		in[i] = tokenizer.Input{Text: p.A, Pair: p.B, HasPair: p.B != ""}
 	}
-	if len(in) == 0 {
-		return nil, ErrEmpty
-	}
-	return m.tok.EncodeBatch(in, tokenizer.Options{AddSpecialTokens: true, MaxLength: m.maxLen, Truncation: tokenizer.LongestFirst})
+	return m.encode(in, m.maxLen)
 }
 
 // Predict scores pairs as sentence-transformers' CrossEncoder.predict does:

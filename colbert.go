@@ -14,8 +14,9 @@ import (
 // colbertSpec is a PyLate ColBERT model's encoding settings.
 type colbertSpec struct {
 	queryLen, docLen       int
-	queryPrefix, docPrefix int // ids of "[Q] " / "[D] " (inserted, never tokenized)
-	maskID                 int // pads queries (query expansion)
+	queryPrefix, docPrefix int    // ids of "[Q] " / "[D] " (inserted, never tokenized)
+	queryText, docText     string // the prefixes as configured
+	maskID                 int    // pads queries (query expansion)
 	skip                   map[int]bool
 	expand, attendExpand   bool
 }
@@ -39,6 +40,7 @@ func (m *Model) setupColBERT() error {
 		dp = "[D] "
 	}
 	var ok bool
+	c.queryText, c.docText = qp, dp
 	if c.queryPrefix, ok = m.tok.TokenToID(qp); !ok {
 		return fmt.Errorf("bioencoder: %s: query prefix %q is not a token of the tokenizer", m.dir, qp)
 	}
@@ -87,10 +89,7 @@ func (m *Model) colbertInputs(texts []string, query bool) ([]colbertInput, error
 	for i, t := range texts {
 		in[i] = tokenizer.Input{Text: m.prepare(t)}
 	}
-	if len(in) == 0 {
-		return nil, ErrEmpty
-	}
-	encs, err := m.tok.EncodeBatch(in, tokenizer.Options{AddSpecialTokens: true, MaxLength: limit - 1, Truncation: tokenizer.LongestFirst})
+	encs, err := m.encode(in, limit-1) // the prefix id takes one position
 	if err != nil {
 		return nil, err
 	}

@@ -224,10 +224,7 @@ func (m *Model) tokenize(texts []string, prompt string) ([]*tokenizer.Encoding, 
 	for i, t := range texts {
 		in[i] = tokenizer.Input{Text: m.prepare(prompt + t)}
 	}
-	if len(in) == 0 {
-		return nil, ErrEmpty
-	}
-	return m.tok.EncodeBatch(in, tokenizer.Options{AddSpecialTokens: true, MaxLength: m.maxLen, Truncation: tokenizer.LongestFirst})
+	return m.encode(in, m.maxLen)
 }
 
 // promptLength is how many leading tokens a prompt occupies: its own

@@ -283,6 +283,7 @@ func Parse(data []byte, name string) (*Model, error) {
 		m.LocalRopeTheta = -1
 		r.get("local_rope_theta", &m.LocalRopeTheta)
 		r.get("tie_word_embeddings", &m.TieWordEmbeddings)
+		r.int("pad_token_id", &m.PadTokenID) // the class default above must not hide the file's value
 		r.int("cls_token_id", &m.CLSTokenID)
 		r.int("sep_token_id", &m.SEPTokenID)
 		r.get("attention_dropout", &m.AttentionDropout)

@@ -17,6 +17,7 @@ func runBioenc(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	evalFlags.models, evalFlags.baseline, evalFlags.limit, evalFlags.json = nil, "", 0, ""
 	evalFlags.seed, evalFlags.quiet, evalFlags.k, evalFlags.window = 42, false, 5, 48
+	evalFlags.tune = eval.FineTuneOptions{}
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
@@ -35,15 +36,26 @@ func TestEvalFlagErrors(t *testing.T) {
 		{[]string{"eval", "similarity"}, "give --model DIR or --baseline tfidf"},
 		{[]string{"eval", "similarity", "--baseline", "bm25"}, `unknown --baseline "bm25"`},
 		{[]string{"eval", "fill-mask", "--baseline", "tfidf"}, "no tfidf baseline"},
-		{[]string{"eval", "classification", "--model", st}, "fine-tuning not available yet"},
-		{[]string{"eval", "ner", "--model", st}, "fine-tuning not available yet"},
-		{[]string{"eval", "chemprot", "--model", st}, "fine-tuning not available yet"},
 		{[]string{"eval", "fill-mask", "--model", st}, "needs a masked-LM model"},
 	} {
 		_, err := runBioenc(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want one containing %q", c.args, err, c.want)
 		}
+	}
+}
+
+// Classification fine-tunes our model through the training engine (a tiny
+// run: 40 rows, one epoch per fold).
+func TestEvalClassificationFineTunesCLI(t *testing.T) {
+	testutil.SharedOrSkip(t, "data", "medical_tc_test.csv.gz")
+	st := testutil.Testdata(t, "golden", "st_embed")
+	out, err := runBioenc(t, "eval", "classification", "--model", st, "--limit", "40", "--epochs", "1", "--batch-size", "8", "--max-length", "32", "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "| st_embed |") || !strings.Contains(out, "accuracy") {
+		t.Fatalf("no result row for the model:\n%s", out)
 	}
 }
 

@@ -90,7 +90,7 @@ var mlmFlags struct {
 	trainFlags
 	model, configPath, tokDir string
 	corpus, field             string
-	excludeFrom               int64
+	exclude                   string
 	maxLen                    int
 	prob                      string
 	wholeWord, noPacking      bool
@@ -147,7 +147,11 @@ Examples:
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "tokenizing %s…\n", f.corpus)
-		docs := corpus.Texts(f.corpus, f.field, f.excludeFrom)
+		cut, err := resolveExclude(f.exclude, f.corpus, f.field, os.Stderr)
+		if err != nil {
+			return err
+		}
+		docs := corpus.Texts(f.corpus, f.field, cut)
 		seqs, err := train.BuildSequences(docs, tok, f.maxLen, !f.noPacking, filepath.Join(f.o.Out, ".data", "tokens.bin"))
 		if err != nil {
 			return err
@@ -209,7 +213,7 @@ func init() {
 	fs.StringVar(&f.tokDir, "tokenizer", "", "tokenizer folder (default: --model)")
 	fs.StringVar(&f.corpus, "corpus", "", "training text: .txt lines or .jsonl, optionally .gz")
 	fs.StringVar(&f.field, "field", "text", "JSON Lines field holding the text")
-	fs.Int64Var(&f.excludeFrom, "exclude-ids-from", 0, "skip JSONL records whose \"id\" is >= N (a held-out tail)")
+	fs.StringVar(&f.exclude, "exclude-ids-from", "auto", `skip JSON Lines records whose "id" is >= N; "auto": the PubMed Sections evaluation tail of pubmed_abstracts.jsonl.gz, nothing for other corpora; "none": keep all`)
 	fs.IntVar(&f.maxLen, "max-length", 128, "tokens per sequence, [CLS] and [SEP] included")
 	fs.StringVar(&f.prob, "mlm-probability", "0.15", "masking rate, or a schedule such as 0.3@0.8,0.15")
 	fs.BoolVar(&f.wholeWord, "whole-word", false, "mask whole words")
